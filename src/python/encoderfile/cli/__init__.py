@@ -1,0 +1,1 @@
+"""The low-level `encoderfile` command (argparse); entry point: encoderfile.cli.main:main."""

@@ -1,0 +1,1 @@
+"""What runs inside every encoderfile: model loading, inference, transforms and the CLI."""

@@ -1,0 +1,1 @@
+"""A Pants backend that packages encoder models as single-file `encoderfile` executables."""
