@@ -17,10 +17,12 @@ from encoderfile.format import EncoderfileError
 PROG = "encoderfile"
 # Order = order in --help.
 SUBCOMMANDS: List[str] = [
+    "encoderfile.cli.build",
     "encoderfile.cli.pack",
     "encoderfile.cli.inspect_cmd",
     "encoderfile.cli.verify",
     "encoderfile.cli.extract",
+    "encoderfile.cli.runtime",
 ]
 
 

@@ -3,9 +3,9 @@
 Each text of a request becomes one work item with a future. A single worker thread takes what
 is queued (waiting at most `max_wait_ms` for more once the first item arrived, never past
 `max_batch_size` items), sorts the pool by token length so padding stays small, cuts it into
-batches bounded by `max_batch_size` and the padded-token budget `max_batch_tokens`, runs each
-batch and resolves the items' futures. A failing batch fails only its own items. The event loop
-never blocks: callers await the futures.
+batches bounded by `max_batch_size`, the padded-token budget `max_batch_tokens` and a padding
+limit (see `plan_batches`), runs each batch and resolves the items' futures. A failing batch
+fails only its own items. The event loop never blocks: callers await the futures.
 """
 
 from __future__ import annotations
@@ -21,6 +21,15 @@ from typing import Callable, Generic, Iterable, Iterator, Protocol, Sequence, Ty
 
 _LOG = logging.getLogger(__name__)
 
+# Measured with all-MiniLM-L6-v2 int8 on 2 CPU cores (bench/bench_runtime.py): a batch costs its
+# padded tokens, and batching saves little per text on CPU, so padding must stay small. A pool of
+# random mixed-length texts run as one padded batch cost ~3x the CPU of running them one by one;
+# cut where padding would exceed 25% of the real tokens (or 16 tokens, for short texts). Peak
+# memory follows the padded tokens of the largest batch: 32 x 256 tokens peaked at ~500 MB RSS,
+# a 4096-token budget at ~350-390 MB.
+MAX_PADDING_RATIO = 0.25
+PADDING_SLACK_TOKENS = 16
+
 
 @dataclass(frozen=True)
 class BatchingConfig:
@@ -28,8 +37,10 @@ class BatchingConfig:
 
     max_batch_size: int = 32
     max_wait_ms: float = 5.0
-    max_batch_tokens: int = 16384
+    max_batch_tokens: int = 4096
     enabled: bool = True
+    # Cut a batch where padding would exceed this share of its real tokens (None: never).
+    max_padding_ratio: float | None = MAX_PADDING_RATIO
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
@@ -38,6 +49,8 @@ class BatchingConfig:
             raise ValueError(f"max_wait_ms must be >= 0, got {self.max_wait_ms}")
         if self.max_batch_tokens < 1:
             raise ValueError(f"max_batch_tokens must be >= 1, got {self.max_batch_tokens}")
+        if self.max_padding_ratio is not None and not self.max_padding_ratio >= 0:
+            raise ValueError(f"max_padding_ratio must be >= 0, got {self.max_padding_ratio}")
 
 
 class Sized(Protocol):
@@ -51,25 +64,39 @@ ResultT = TypeVar("ResultT")
 
 
 def plan_batches(
-    items: Sequence[ItemT], max_batch_size: int, max_batch_tokens: int
+    items: Sequence[ItemT],
+    max_batch_size: int,
+    max_batch_tokens: int,
+    max_padding_ratio: float | None = MAX_PADDING_RATIO,
 ) -> Iterator[list[int]]:
-    """Indices of `items` grouped into length-sorted batches within both limits.
+    """Indices of `items` grouped into length-sorted batches within the limits.
 
     The cost of a batch is its padded size, longest length x count; a single item always fits.
+    A batch is also cut where its padding would exceed `max_padding_ratio` of its real tokens
+    (and PADDING_SLACK_TOKENS): padded tokens cost as much as real ones.
     """
     order = sorted(range(len(items)), key=lambda i: items[i].length)
     batch: list[int] = []
     longest = 0
+    real = 0
     for i in order:
         length = max(1, items[i].length)
         new_longest = max(longest, length)
+        padded = new_longest * (len(batch) + 1)
+        waste = padded - (real + length)
         if batch and (
-            len(batch) >= max_batch_size or new_longest * (len(batch) + 1) > max_batch_tokens
+            len(batch) >= max_batch_size
+            or padded > max_batch_tokens
+            or (
+                max_padding_ratio is not None
+                and waste > max(PADDING_SLACK_TOKENS, max_padding_ratio * (real + length))
+            )
         ):
             yield batch
-            batch, new_longest = [], length
+            batch, new_longest, real = [], length, 0
         batch.append(i)
         longest = new_longest
+        real += length
     if batch:
         yield batch
 
@@ -145,7 +172,10 @@ class DynamicBatcher(Generic[ItemT, ResultT]):
             live = [(item, fut) for item, fut in pool if fut.set_running_or_notify_cancel()]
             items = [item for item, _ in live]
             for batch in plan_batches(
-                items, self.config.max_batch_size, self.config.max_batch_tokens
+                items,
+                self.config.max_batch_size,
+                self.config.max_batch_tokens,
+                self.config.max_padding_ratio,
             ):
                 self._execute([live[i] for i in batch])
         # Fail anything submitted after close() raced with the stop marker.

@@ -33,6 +33,14 @@ def test_plan_batches_token_budget() -> None:
     assert [len(b) for b in batches] == [4, 4, 2, 1]
 
 
+def test_plan_batches_cuts_where_padding_would_dominate() -> None:
+    items = [Item(i, length) for i, length in enumerate([10, 11, 12, 200, 210, 12, 400])]
+    batches = list(plan_batches(items, max_batch_size=32, max_batch_tokens=100_000))
+    assert [[items[i].length for i in b] for b in batches] == [[10, 11, 12, 12], [200, 210], [400]]
+    unlimited = list(plan_batches(items, 32, 100_000, max_padding_ratio=None))
+    assert len(unlimited) == 1
+
+
 def test_concurrent_callers_get_their_own_results_in_order() -> None:
     seen_batches: list[list[int]] = []
     lock = threading.Lock()
@@ -42,7 +50,9 @@ def test_concurrent_callers_get_their_own_results_in_order() -> None:
             seen_batches.append([it.length for it in items])
         return [it.value * 10 for it in items]
 
-    batcher = DynamicBatcher(run_batch, BatchingConfig(max_batch_size=8, max_wait_ms=2))
+    # No padding limit: random lengths would otherwise (rightly) be cut into small batches.
+    config = BatchingConfig(max_batch_size=8, max_wait_ms=2, max_padding_ratio=None)
+    batcher = DynamicBatcher(run_batch, config)
 
     async def go() -> list[list[int]]:
         requests = [

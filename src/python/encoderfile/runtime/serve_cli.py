@@ -15,6 +15,7 @@ from typing import Any
 from encoderfile.runtime.serving import DEFAULT_SHUTDOWN_GRACE, UsageError
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_BATCH_TOKENS = 4096  # = BatchingConfig's default; not imported: keeps --help light
 
 
 def _positive_int(text: str) -> int:
@@ -127,9 +128,10 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
     batching.add_argument(
         "--max-batch-tokens",
         type=_positive_int,
-        default=16384,
+        default=DEFAULT_MAX_BATCH_TOKENS,
         metavar="N",
-        help="padded tokens per batch at most (default: 16384)",
+        help=f"padded tokens per batch at most; bounds peak memory "
+        f"(default: {DEFAULT_MAX_BATCH_TOKENS})",
     )
 
 

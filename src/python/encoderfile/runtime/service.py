@@ -227,7 +227,10 @@ class InferenceService:
                 return self._run_batch(items)
         results: list[Any] = [None] * len(items)
         for batch in plan_batches(
-            items, self.batching.max_batch_size, self.batching.max_batch_tokens
+            items,
+            self.batching.max_batch_size,
+            self.batching.max_batch_tokens,
+            self.batching.max_padding_ratio,
         ):
             for i, result in zip(batch, self._run_batch([items[i] for i in batch])):
                 results[i] = result
