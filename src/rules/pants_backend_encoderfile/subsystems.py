@@ -132,24 +132,41 @@ class EncoderfileCliSubsystem(Subsystem):
         The `encoderfile` command the rules run (in sandboxed processes) to build and verify
         encoderfiles.
 
-        In this repository it is built from source: `tool` names a `pex_binary` or
-        `python_sources` target of the `encoderfile` package and its resolve's lockfile.
+        By default it is built from the copy of the `encoderfile` package shipped inside the
+        `pants-backend-encoderfile` plugin, with third-party requirements pinned by the lockfile
+        shipped with it. A repository holding the `encoderfile` sources builds it from them
+        instead by setting `tool`.
         """
     )
 
     tool = StrOption(
-        default="//src/python/encoderfile:cli",
+        default="",
         help=softwrap(
             """
             The address of a `pex_binary` (or `python_sources`) target whose transitive closure
             is the `encoderfile` command (packages `encoderfile.cli`, `encoderfile.builder`,
-            `encoderfile.format`).
+            `encoderfile.format`), built from its resolve's lockfile.
+
+            Empty (the default): use the sources and lockfile shipped with the plugin.
+
+            Example: `tool = "//src/python/encoderfile:cli"`.
             """
         ),
     )
     entry_point = StrOption(
         default="encoderfile.cli.main:main",
         help="The entry point of the `encoderfile` command, `module:function`.",
+    )
+    interpreter_constraints = StrListOption(
+        default=["CPython==3.11.*"],
+        advanced=True,
+        help=softwrap(
+            """
+            The interpreter constraints of the `encoderfile` command when `tool` is empty (the
+            shipped lockfile holds wheels for CPython 3.11). Ignored when `tool` is set: the
+            target's own constraints apply.
+            """
+        ),
     )
 
 
