@@ -107,9 +107,12 @@ def find_python313() -> str | None:
     return None
 
 
-def registry_reachable(repo: Path) -> tuple[bool, str]:
-    """Asks the index that Pants' pip uses (pip's default: no config file) about protobuf."""
-    argv = [sys.executable, "-m", "pip", "index", "versions", "protobuf"]
+def registry_reachable(repo: Path, python: str) -> tuple[bool, str]:
+    """Asks the index that Pants' pip uses (pip's default: no config file) about protobuf.
+
+    `python` must have pip: under `pants test` sys.executable is a PEX venv without it.
+    """
+    argv = [python, "-m", "pip", "index", "versions", "protobuf"]
     argv += ["--retries", "0", "--timeout", "10", "--disable-pip-version-check"]
     # The same CA bundle as Pants' pip ([GLOBAL].ca_certs_path).
     match = re.search(r'^ca_certs_path\s*=\s*"([^"]+)"', (repo / "pants.toml").read_text(), re.M)
@@ -287,9 +290,10 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
             "no git checkout above this file (inside the Pants sandbox?): run it directly with "
             "pytest or set ENCODERFILE_REPO_ROOT"
         )
-    if find_python313() is None:
+    python313 = find_python313()
+    if python313 is None:
         pytest.skip("BuildGrid needs CPython >= 3.13 and none was found (pyenv, PATH)")
-    ok, detail = registry_reachable(repo)
+    ok, detail = registry_reachable(repo, python313)
     if not ok:
         pytest.skip(f"the package registry is unreachable ({detail}); pip cannot fetch wheels")
 
