@@ -3,8 +3,8 @@
 
 Usage (from anywhere):
 
-    /tmp/dev311/bin/python proto/generate.py            # into src/python/encoderfile/proto/
-    /tmp/dev311/bin/python proto/generate.py OUT_DIR    # e.g. a test's tmp_path
+    python3.11 proto/generate.py            # into src/python/encoderfile/proto/
+    python3.11 proto/generate.py OUT_DIR    # e.g. a test's tmp_path
 
 Needs grpcio-tools (grpc_tools.protoc). For every .proto it writes `X_pb2.py` and `X_pb2.pyi`;
 for protos that define a `service`, also `X_pb2_grpc.py`.

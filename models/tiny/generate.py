@@ -6,9 +6,9 @@ BERT model holds: ``config.json``, ``model.onnx``, ``tokenizer.json``, ``tokeniz
 
 How to run (by hand; tests only read the committed files, they never run this)::
 
-    /tmp/dev311/bin/python models/tiny/generate.py            # writes next to this script
-    /tmp/dev311/bin/python models/tiny/generate.py --out DIR  # writes DIR/<model_type>/...
-    /tmp/dev311/bin/python models/tiny/generate.py --check    # also runs each model (onnxruntime)
+    python3.11 models/tiny/generate.py            # writes next to this script
+    python3.11 models/tiny/generate.py --out DIR  # writes DIR/<model_type>/...
+    python3.11 models/tiny/generate.py --check    # also runs each model (onnxruntime)
 
 Needs: CPython 3.11 (the tokenizer is trained on its ``pydoc_data.topics`` text, which changes
 between CPython releases), numpy, onnx, tokenizers (0.23.x: its JSON layout is what gets written),
