@@ -15,7 +15,7 @@ from typing import Any
 from encoderfile.runtime.serving import DEFAULT_SHUTDOWN_GRACE, UsageError
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
-DEFAULT_MAX_BATCH_TOKENS = 4096  # = BatchingConfig's default; not imported: keeps --help light
+DEFAULT_MAX_BATCH_TOKENS = 1024  # = BatchingConfig's default; not imported: keeps --help light
 
 
 def _positive_int(text: str) -> int:

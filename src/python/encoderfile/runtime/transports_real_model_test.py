@@ -122,7 +122,9 @@ def test_v1_embeddings(service: Any, client: TestClient) -> None:
     assert [d["index"] for d in body["data"]] == [0, 1, 2]
     dims = {len(d["embedding"]) for d in body["data"]}
     assert len(dims) == 1 and dims.pop() > 1
-    assert body["usage"]["prompt_tokens"] == body["usage"]["total_tokens"] >= 0
+    # Every input costs at least [CLS] + one token + [SEP].
+    assert body["usage"]["prompt_tokens"] == body["usage"]["total_tokens"] >= 3 * len(TEXTS)
+    assert body["usage"]["prompt_tokens"] == sum(service.count_tokens(TEXTS))
 
 
 def test_concurrent_requests_are_batched_correctly(service: Any) -> None:
