@@ -159,7 +159,8 @@ def create_http_app(
     """The Starlette app serving `service` (an `InferenceService` or anything with its interface).
 
     Args:
-        service: provides model_id, model_type, model_info() and `async predict(inputs, options)`.
+        service: provides model_id, model_type, model_info(), `async predict(inputs, options)` and
+            `count_tokens(inputs)`.
         max_body_bytes: larger request bodies get 413 without being read whole.
         default_options: per-request options fall back to these (the serve flags).
         version: shown in the OpenAPI document.
@@ -266,7 +267,7 @@ def create_http_app(
                     )
                 vector = _shorten(vector, dimensions)
             vectors.append(vector)
-        tokens_used = _count_tokens(service, inputs, results, model_type)
+        tokens_used = _count_tokens(service, inputs)
         data = [
             {
                 "object": "embedding",
@@ -309,16 +310,10 @@ def create_http_app(
     return Starlette(routes=routes, exception_handlers=handlers)
 
 
-def _count_tokens(
-    service: Any, inputs: list[str], results: Sequence[Any], model_type: ModelType
-) -> int:
-    """Prompt tokens for the OpenAI usage block (including special tokens when known)."""
-    count = getattr(service, "count_tokens", None)
-    if callable(count):
-        try:
-            return int(sum(count(inputs)))
-        except Exception:  # noqa: BLE001 - usage is informational; never fail the request
-            logger.debug("count_tokens failed", exc_info=True)
-    if model_type is ModelType.EMBEDDING:
-        return sum(len(r["embeddings"]) for r in results)
-    return 0
+def _count_tokens(service: Any, inputs: list[str]) -> int:
+    """Prompt tokens for the OpenAI usage block (special tokens included)."""
+    try:
+        return int(sum(service.count_tokens(inputs)))
+    except Exception:  # noqa: BLE001 - usage is informational; never fail the request
+        logger.debug("count_tokens failed", exc_info=True)
+        return 0
