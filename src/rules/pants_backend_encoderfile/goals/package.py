@@ -4,7 +4,7 @@ runtime PEX per platform)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.engine.fs import AddPrefix, Digest, DigestEntries, FileEntry, MergeDigests
@@ -54,13 +54,11 @@ class EncoderfileRuntimeFieldSet(PackageFieldSet):
     output_path: EncoderfileRuntimeOutputPathField
 
 
-def _log_lines(triple: str, size: int, sha256: str, origin: str) -> Tuple[str, ...]:
-    return (
-        f"    platform: {triple}",
-        f"    size:     {size:,} bytes",
-        f"    sha256:   {sha256}",
-        f"    runtime:  {origin}",
-    )
+def _log_lines(
+    triple: str, size: int, sha256: str, runtime: Optional[str] = None
+) -> Tuple[str, ...]:
+    lines = (f"    platform: {triple}", f"    size:     {size:,} bytes", f"    sha256:   {sha256}")
+    return lines + ((f"    runtime:  {runtime}",) if runtime else ())
 
 
 @rule(desc="Package an encoderfile", level=LogLevel.DEBUG)
@@ -106,9 +104,7 @@ async def package_encoderfile_runtime(
         artifacts.append(
             BuiltPackageArtifact(
                 path,
-                extra_log_lines=_log_lines(
-                    r.triple, fd.serialized_bytes_length, fd.fingerprint, "built from source"
-                )[:3],
+                extra_log_lines=_log_lines(r.triple, fd.serialized_bytes_length, fd.fingerprint),
             )
         )
     return BuiltPackage(digest, tuple(artifacts))
